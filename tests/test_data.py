@@ -324,3 +324,14 @@ def test_schema_errors_name_missing_and_found_columns():
 def test_hub_loader_refuses_offline():
     with pytest.raises(TinyreproError, match="needs network access"):
         D.load_hub_corpus("roneneldan/TinyStories")
+
+
+def test_corpus_matches_the_committed_manifest():
+    "On the Python the committed results were made with, the stdlib corpus is byte-identical to the recorded one."
+    import json, sys
+    from pathlib import Path
+    recorded = json.loads((Path(__file__).resolve().parent.parent / "data" / "stdlib-corpus-manifest.json").read_text())
+    if recorded["python"] != sys.version.split()[0]:
+        pytest.skip(f"corpus recorded on Python {recorded['python']}, this is {sys.version.split()[0]}")
+    m = D.corpus_manifest(D.stdlib_corpus())
+    assert m["domains"] == recorded["domains"] and m["sha256"] == recorded["sha256"]

@@ -93,3 +93,24 @@ def test_two_process_accelerate_matches_single_process(tmp_path):
     assert "world=1" in one.stdout and "world=2" in two.stdout
     a, b = load_file(tmp_path / "one.safetensors"), load_file(tmp_path / "two.safetensors")
     for k in a: torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+def test_callbacks_and_objective_override():
+    "A callback sees every step; overriding compute_loss changes the objective (and so the weights), nothing else."
+    from tinyrepro.train import Callback
+    class Recorder(Callback):
+        def __init__(self): self.steps, self.evals, self.ended = [], [], False
+        def on_step_end(self, trainer, metrics): self.steps.append(metrics["step"])
+        def on_eval(self, trainer, metrics): self.evals.append(metrics["eval_loss"])
+        def on_train_end(self, trainer): self.ended = True
+    rec = Recorder()
+    t = make(steps=4); t.callbacks.append(rec); t.fit()
+    assert rec.steps == [1, 2, 3, 4] and len(rec.evals) == 1 and rec.ended
+
+    class L2Trainer(Trainer):
+        def compute_loss(self, batch):
+            return super().compute_loss(batch) + 0.1 * sum((p ** 2).sum() for p in self.raw_model.parameters())
+    set_seed(0)
+    a = make(steps=4); a.fit()
+    set_seed(0)
+    b = L2Trainer(GPT(CFG), a.cfg, DATA); b.fit()
+    assert not torch.equal(a.raw_model.tok_emb.weight, b.raw_model.tok_emb.weight)
