@@ -45,9 +45,9 @@ def test_every_notebook_runs_at_smoke_scale():
 
 def test_readme_papers_table_is_generated():
     "The README's papers table is `tinyrepro report` output, not typed by hand."
-    from tinyrepro.cli import report_markdown
+    from tinyrepro.cli import papers_index_markdown
     text = (ROOT / "README.md").read_text()
     start, end = "<!-- papers:start -->", "<!-- papers:end -->"
     assert start in text and end in text
     table = text.split(start)[1].split(end)[0].strip()
-    assert table == report_markdown("cpu").strip(), "regenerate with: python -m tinyrepro.cli report > table; paste between the markers (or run tools/update_readme.py)"
+    assert table == papers_index_markdown("cpu", links="repo").strip(), "regenerate it: python tools/update_readme.py"
