@@ -7,7 +7,7 @@ import torch
 from tinyrepro.config import ConfigError
 from tinyrepro.data import ByteTokenizer
 from tinyrepro.pool import (PoolConfig, STRATA, GROUP_OF, build_pool, pool_config, contract_config, random_selection,
-                            selection_report, _selection_rows, evaluate_selection, reference_levels, EASY_WORDS)
+                            selection_report, selection_rows, evaluate_selection, reference_levels, EASY_WORDS)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +72,13 @@ def test_every_arm_gets_the_same_budget(pool):
     ctr = contract_config("smoke")
     budget = ctr.steps * ctr.batch_size
     w = torch.tensor([1.0 if g == "clean" else 0.0 for g in pool.labels("group")])
-    rows_w = _selection_rows(pool, w, ctr, seed=0)
+    rows_w = selection_rows(pool, w, ctr, seed=0)
     assert len(rows_w) == budget                          # weights: exactly the budget's draws
     clean_rows = {tuple(pool.rows[i].tolist()) for i in torch.nonzero(w).flatten().tolist()}
     assert all(tuple(r.tolist()) in clean_rows for r in rows_w)   # zero weight is never drawn
-    assert torch.equal(rows_w, _selection_rows(pool, w, ctr, seed=0))   # seeded
+    assert torch.equal(rows_w, selection_rows(pool, w, ctr, seed=0))   # seeded
     idx = random_selection(pool, 50, 0)
-    assert torch.equal(_selection_rows(pool, idx, ctr, 0), pool.rows[idx])
+    assert torch.equal(selection_rows(pool, idx, ctr, 0), pool.rows[idx])
 
 
 def test_evaluate_selection_is_deterministic_and_below_chance(pool):
@@ -116,7 +116,7 @@ def test_bad_selections_are_refused(pool):
     for bad in [torch.tensor([-1]), torch.tensor([len(pool)]), torch.zeros(len(pool)), torch.full((len(pool),), float("nan")),
                 torch.ones(3), torch.zeros(0, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long)]:
         with pytest.raises(ConfigError):
-            _selection_rows(pool, bad, ctr, 0)
+            selection_rows(pool, bad, ctr, 0)
     with pytest.raises(ConfigError, match="valid keys"):
         pool_config("cpu", pool_sise=1)
     with pytest.raises(ConfigError, match="valid scales"):
@@ -124,3 +124,14 @@ def test_bad_selections_are_refused(pool):
     with pytest.raises(ConfigError):
         random_selection(pool, 0, 0)
     assert pool.rows.shape[1] == pool_config("smoke").seq_len + 1 and pool.rows.max() <= ByteTokenizer.pad_id
+
+
+def test_padding_targets_are_ignored():
+    from tinyrepro.pool import pad_masked_lm_loss, student_model
+    torch.manual_seed(0)
+    m = student_model(contract_config("smoke"), 16)
+    row = torch.randint(0, 256, (1, 17))
+    padded = row.clone(); padded[0, 9:] = ByteTokenizer.pad_id
+    # the loss of the padded row is the loss of its first 8 targets (causal: later positions cannot change them)
+    full = torch.nn.functional.cross_entropy(m(padded[:, :-1])[0, :8], padded[0, 1:9])
+    assert torch.allclose(pad_masked_lm_loss(m, padded), full, atol=1e-6)
