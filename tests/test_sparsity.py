@@ -252,3 +252,21 @@ BAD = [
 @pytest.mark.parametrize("call, message", BAD)
 def test_bad_input_raises_a_config_error_with_a_clear_message(call, message):
     with pytest.raises(ConfigError, match=message): call()
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_gradual_pruner_ranks_the_current_weights(scope):
+    "After an optimizer step (no forward since), pruning must rank W_orig, not the stale W = W_orig ⊙ M of the last forward."
+    from tinyrepro.sparsity import GradualMagnitudePruner
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(); model.mlp = torch.nn.Linear(8, 8, bias=False)
+    pr = GradualMagnitudePruner(model, final_sparsity=0.5, start_step=0, end_step=2, every=1, scope=scope, match=("mlp",))
+    pr.prune_to(0.25)                                        # adds the mask; `weight` is now a cached product
+    with torch.no_grad():                                    # an "optimizer update" with no forward afterwards
+        model.mlp.weight_orig.copy_(torch.arange(64.0).view(8, 8) + 1)
+        model.mlp.weight_orig.mul_(model.mlp.weight_mask)    # keep already-pruned entries at 0
+    pr.prune_to(0.5)
+    cur = model.mlp.weight_orig.detach().abs()
+    kept = model.mlp.weight_mask.bool()
+    assert int((~kept).sum()) == 32
+    assert cur[kept].min() > cur[~kept & (cur > 0)].max()   # the newly pruned are the smallest current values
