@@ -1,7 +1,7 @@
 """The documentation site: built offline with one command, served on 127.0.0.1, loaded in headless Chromium.
 
 Skips (with the reason) only where no Chromium is installed; a screenshot of each page lands in test-artifacts/."""
-import functools, http.server, os, re, shutil, subprocess, sys, threading
+import functools, http.server, re, shutil, subprocess, sys, threading
 from pathlib import Path
 
 import pytest

@@ -2,7 +2,6 @@
 import filecmp, os, shutil, subprocess, sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -4,8 +4,7 @@ import torch
 
 from tinyrepro.config import ConfigError
 from tinyrepro.models import GPT, GPTConfig
-from tinyrepro.optim import (OptimizerArm, adamw_arm, compare_optimizers, memory_report, optimizer_state_bytes,
-                             param_bytes, steps_to_target)
+from tinyrepro.optim import (OptimizerArm, adamw_arm, compare_optimizers, memory_report, param_bytes, steps_to_target)
 
 CFG = GPTConfig(vocab_size=64, d_model=32, n_layer=1, n_head=2, d_ff=64, max_seq_len=16)
 DATA = torch.randint(0, 64, (64, 17), generator=torch.Generator().manual_seed(0))

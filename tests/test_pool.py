@@ -6,7 +6,7 @@ import torch
 
 from tinyrepro.config import ConfigError
 from tinyrepro.data import ByteTokenizer
-from tinyrepro.pool import (PoolConfig, STRATA, GROUP_OF, build_pool, pool_config, contract_config, random_selection,
+from tinyrepro.pool import (STRATA, GROUP_OF, build_pool, pool_config, contract_config, random_selection,
                             selection_report, selection_rows, evaluate_selection, reference_levels, EASY_WORDS)
 
 

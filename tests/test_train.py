@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from tinyrepro.config import set_seed, ConfigError
 from tinyrepro.models import GPT, GPTConfig
-from tinyrepro.train import Trainer, TrainConfig, CheckpointError, lr_multiplier, StepBatches
+from tinyrepro.train import Trainer, TrainConfig, CheckpointError
 from tinyrepro.papers.galore import GaLoreAdamW, galore_param_groups
 
 CFG = GPTConfig(vocab_size=64, d_model=32, n_layer=2, n_head=2, d_ff=64, max_seq_len=16)
