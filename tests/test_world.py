@@ -275,11 +275,12 @@ def tok():
 
 
 def test_tokenizer_specials_and_round_trip(tok):
-    assert (tok.pad_id, tok.bos_id, tok.eot_id, tok.unk_id) == (0, 1, 2, 3) and tok.vocab_size == len(tok.itos)
+    assert (tok.pad_id, tok.bos_id, tok.unk_id, tok.eot_id) == (0, 1, 2, 3) and tok.vocab_size == len(tok.itos)
     rng = random.Random(6)
     scenes = sample_scenes(300, 16, BUSY)
     texts = [caption(s, st, rng) for s in scenes for st in CAPTION_STYLES]
     ids = tok.encode(texts)
+    assert [tok.itos[i] for i in range(4)] == ["<pad>", "<bos>", "<unk>", "<eot>"]
     assert (ids[:, 0] == tok.bos_id).all() and (ids == tok.eot_id).sum(1).eq(1).all()
     assert tok.decode(ids) == [tok.normalize(t) for t in texts]
 
