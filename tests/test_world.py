@@ -12,7 +12,8 @@ from tinyrepro.world import (
     WorldConfig, WorldTokenizer, add_filler, alt_text, augment, canonical_caption, caption, class_names, corrupt_pairs,
     dataset_images, dataset_scenes, degrade, images_to_float, long_caption, mirror_caption, named_attributes,
     object_phrase, parse_caption, qa_pairs, quality_score, random_crop, random_hflip, render, render_batch,
-    sample_scenes, scene_label, scene_labels, shape_mask, world_dataset, words_of)
+    sample_scenes, scene_label, scene_labels, shape_mask, world_dataset, words_of, swap_scene, to_lang_b, from_lang_b,
+    lang_b_table, SWAP_ATTRIBUTES)
 
 BUSY = WorldConfig(max_objects=3, backgrounds=BACKGROUNDS, p_digit=0.5, p_degrade=0.5)
 
@@ -371,3 +372,30 @@ def test_random_hflip():
     out, flipped = random_hflip(imgs, torch.Generator().manual_seed(0), p=0.5)
     assert binomial_ok(int(flipped.sum()), 200, 0.5)
     assert torch.equal(out[flipped], imgs[flipped].flip(-1)) and torch.equal(out[~flipped], imgs[~flipped])
+
+
+# ---- lang-B and swaps -------------------------------------------------------------------------------------------------
+
+def test_lang_b_is_a_bijective_cipher_inside_the_vocabulary(tok):
+    table = lang_b_table()
+    assert len(set(table.values())) == len(table) and not set(table.values()) & set(table)
+    rng = random.Random(9)
+    texts = [caption(s, st, rng) for s in sample_scenes(100, 22, BUSY) for st in CAPTION_STYLES]
+    for t in texts:
+        b = to_lang_b(t)
+        assert from_lang_b(b) == tok.normalize(t) and not set(words_of(b)) & (set(COLORS) | set(SHAPES))
+    assert tok.unknown_words([to_lang_b(t) for t in texts]) == set()
+
+
+def test_swap_scene_keeps_the_words_and_changes_the_binding():
+    rng = random.Random(10)
+    for s in sample_scenes(300, 23, WorldConfig(min_objects=2, max_objects=3)):
+        for a in SWAP_ATTRIBUTES:
+            w = swap_scene(s, a, rng)
+            if w is None:
+                assert len({getattr(o, a) for o in s.objects}) == 1
+                continue
+            assert w != s and sorted(words_of(canonical_caption(w))) == sorted(words_of(canonical_caption(s)))
+            assert sorted(getattr(o, a) for o in w.objects) == sorted(getattr(o, a) for o in s.objects)
+            assert sum(x != y for x, y in zip(w.objects, s.objects)) == 2
+    with pytest.raises(ConfigError): swap_scene(sample_scenes(1, 0)[0], "size")
