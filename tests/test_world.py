@@ -34,6 +34,13 @@ def test_bad_config_raises(kw):
         WorldConfig(**kw)
 
 
+@pytest.mark.parametrize("kw", [dict(shape="hexagon"), dict(color="purple"), dict(size="medium"), dict(cell=9),
+                                dict(texture="dotted"), dict(digit=10)])
+def test_bad_object_raises(kw):
+    with pytest.raises(ConfigError):
+        Obj(**{**dict(shape="circle", color="red", size="large", cell=0), **kw})
+
+
 def test_config_accepts_lists_and_stays_hashable():
     cfg = WorldConfig(shapes=["circle", "bar"])
     assert cfg.shapes == ("circle", "bar") and hash(cfg) == hash(WorldConfig(shapes=("circle", "bar")))
@@ -339,6 +346,9 @@ def test_world_dataset_columns_determinism_and_noise():
     scenes = dataset_scenes(ds)
     assert scenes == sample_scenes(600, 3, BUSY) and torch.equal(dataset_images(ds), render_batch(scenes))
     assert ds["canonical"] == [canonical_caption(s) for s in scenes]
+    sub = ds.shuffle(seed=0).select(range(0, 300, 7))
+    assert torch.equal(dataset_images(sub), render_batch(dataset_scenes(sub)))
+    assert torch.equal(dataset_images(sub), torch.as_tensor(np.array(sub.with_format("numpy")["image"])))
     assert ds["shape"] == [s.main.shape for s in scenes] and set(ds["alt_kind"]) == set(ALT_KINDS)
     c = Counter(ds["noise"])
     assert binomial_ok(c["mismatch"], 600, 0.2) and binomial_ok(c["partial"], 600, 0.1)
