@@ -236,6 +236,22 @@ def test_corrupt_pairs_bad_rates(args):
     with pytest.raises(ConfigError): corrupt_pairs([canonical_caption(s) for s in scenes], scenes, *args)
 
 
+def test_irrelevant_and_synonym_knobs():
+    scenes = sample_scenes(3000, 24, WorldConfig(max_objects=3))
+    caps = [canonical_caption(s) for s in scenes]
+    out, flags = corrupt_pairs(caps, scenes, 0.1, 0.1, seed=2, p_irrelevant=0.25)
+    assert binomial_ok(flags.count("irrelevant"), 3000, 0.25) and binomial_ok(flags.count("mismatch"), 3000, 0.1)
+    assert all(parse_caption(o) == [] for o, f in zip(out, flags) if f == "irrelevant")
+    with pytest.raises(ConfigError): corrupt_pairs(caps, scenes, 0.5, 0.3, p_irrelevant=0.3)
+    ds = world_dataset(1000, 4, WorldConfig(max_objects=3), style="template", p_synonym=0.4)
+    assert binomial_ok(sum(ds["synonym"]), 1000, 0.4)
+    for cap, syn, sj in zip(ds["caption"], ds["synonym"], ds["scene"]):
+        assert parse_caption(cap) == [named_attributes(o) for o in Scene.from_json(sj).objects]
+        assert bool(set(words_of(cap)) & set(COLORS)) != syn
+    # the knob leaves everything else alone
+    assert world_dataset(200, 4, p_mismatch=0.3)["noise"] == world_dataset(200, 4, p_mismatch=0.3, p_synonym=0.5)["noise"]
+
+
 def test_add_filler_rate_and_flags():
     caps = [canonical_caption(s) for s in sample_scenes(3000, 13)]
     out, flags = add_filler(caps, 0.25, seed=1)
