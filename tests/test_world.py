@@ -425,3 +425,29 @@ def test_swap_scene_keeps_the_words_and_changes_the_binding():
             assert sorted(getattr(o, a) for o in w.objects) == sorted(getattr(o, a) for o in s.objects)
             assert sum(x != y for x, y in zip(w.objects, s.objects)) == 2
     with pytest.raises(ConfigError): swap_scene(sample_scenes(1, 0)[0], "size")
+
+
+def test_blur_matches_a_slow_obvious_box_filter():
+    img = render(sample_scenes(1, 25, BUSY)[0])
+    x = img.astype(np.float64)
+    for level in (1, 2, 3):
+        y = np.zeros_like(x)
+        for i in range(32):
+            for j in range(32):   # mean of the 3×3 neighbourhood, indices clamped at the border (edge replication)
+                y[i, j] = np.mean([x[min(max(i + a, 0), 31), min(max(j + b, 0), 31)]
+                                   for a in (-1, 0, 1) for b in (-1, 0, 1)], axis=0)
+        x = y
+        assert np.abs(degrade(img, "blur", level).astype(int) - np.clip(np.rint(x), 0, 255).astype(int)).max() <= 1
+
+
+def test_block_is_constant_on_offset_blocks_and_keeps_the_mean():
+    img = render(Scene((Obj("circle", "red", "large", 4), Obj("bar", "cyan", "small", 0)), "noise", seed=3))
+    for level in (1, 2, 3):
+        f, o = level + 1, (level + 1) // 2
+        out = degrade(img, "block", level).astype(int)
+        # interior blocks (not touching the padded border) are constant and equal to the mean of the input block
+        for by in range(f - o, 32 - f, f):
+            for bx in range(f - o, 32 - f, f):
+                blk = out[by:by + f, bx:bx + f]
+                assert (blk == blk[0, 0]).all()
+                assert np.abs(blk[0, 0] - img[by:by + f, bx:bx + f].reshape(-1, 3).mean(0)).max() <= 0.5 + 1e-9
