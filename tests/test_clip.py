@@ -11,7 +11,8 @@ from tinyrepro.train import CheckpointError, Trainer, TrainConfig
 from tinyrepro.clip import (ViT, ViTConfig, TextEncoder, TextConfig, TinyCLIP, CLIPConfig, clip_loss, siglip_loss,
                             retrieval_recall, zero_shot_classifier, zero_shot_predict, zero_shot_accuracy, linear_probe,
                             harmonic_mean, train_clip, world_pairs, encode_images, encode_texts, pretrained,
-                            pretrained_info, zoo_path, zoo_spec, to_hf_clip, hf_clip_config, text_config_for)
+                            pretrained_info, zoo_path, zoo_spec, zoo_data, to_hf_clip, hf_clip_config, text_config_for,
+                            shape_twin, twin_pairs, twin_batch_loss)
 from tinyrepro.world import WorldConfig, WorldTokenizer, images_to_float
 
 VIT = ViTConfig(image_size=16, patch_size=4, d_model=32, n_layer=2, n_head=2, d_ff=64)
@@ -227,6 +228,21 @@ def test_trainer_resumes_paired_data_bit_identically(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(full.raw_model.state_dict().values(), res.raw_model.state_dict().values()))
     ev = Trainer(TinyCLIP(cfg), tc, (imgs, ids), eval_data=(imgs[:40], ids[:40]), loss_fn=loss).evaluate()
     assert 0 < ev < 10
+
+
+def test_shape_twins_differ_only_in_one_shape():
+    import random
+    tok, world = WorldTokenizer(), WorldConfig(image_size=16, max_objects=3)
+    imgs, ids, scenes = twin_pairs(40, 0, world, tok, 24)
+    assert imgs.shape == (40, 2, 3, 16, 16) and ids.shape == (40, 2, 24)
+    for s, t in scenes:
+        changed = [(a, b) for a, b in zip(s.objects, t.objects) if a != b]
+        assert len(changed) == 1 and changed[0][0].shape != changed[0][1].shape
+        assert changed[0][0].__class__(**{**changed[0][0].__dict__, "shape": changed[0][1].shape}) == changed[0][1]
+    assert torch.equal(twin_pairs(40, 0, world, tok, 24)[0], imgs)                       # deterministic
+    torch.manual_seed(0); m = TinyCLIP(CLIPConfig(vision=VIT, text=text_config_for(tok, max_len=24, d_model=32, n_head=2), embed_dim=16))
+    assert torch.allclose(twin_batch_loss(m, (imgs[:4], ids[:4])), m.loss(imgs[:4].flatten(0, 1), ids[:4].flatten(0, 1)))
+    with pytest.raises(ConfigError, match="two shapes"): twin_pairs(2, 0, WorldConfig(shapes=("circle",)), tok, 24)
 
 
 # --- zoo -----------------------------------------------------------------------------------------------------------
