@@ -7,8 +7,7 @@ import torch
 from tinyrepro.config import ConfigError
 from tinyrepro.registry import paper_config
 from tinyrepro.select import cosine_similarity_matrix, facility_location_greedy, facility_location_gains, taylor_softmax
-from tinyrepro.papers.ingenious import (greedy_order_with_gains, partitioned_fl_gains, ingenious_sample, greedy_prefix,
-                                        PartitionGains)
+from tinyrepro.papers.ingenious import greedy_order_with_gains, partitioned_fl_gains, ingenious_sample, greedy_prefix
 
 
 def test_greedy_matches_core_plain_greedy_on_several_kernels():
