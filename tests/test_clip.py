@@ -11,8 +11,8 @@ from tinyrepro.train import CheckpointError, Trainer, TrainConfig
 from tinyrepro.clip import (ViT, ViTConfig, TextEncoder, TextConfig, TinyCLIP, CLIPConfig, clip_loss, siglip_loss,
                             retrieval_recall, zero_shot_classifier, zero_shot_predict, zero_shot_accuracy, linear_probe,
                             harmonic_mean, train_clip, world_pairs, encode_images, encode_texts, pretrained,
-                            pretrained_info, zoo_path, zoo_spec, zoo_data, to_hf_clip, hf_clip_config, text_config_for,
-                            shape_twin, twin_pairs, twin_batch_loss)
+                            pretrained_info, zoo_path, zoo_spec, to_hf_clip, hf_clip_config, text_config_for,
+                            twin_pairs, twin_batch_loss)
 from tinyrepro.world import WorldConfig, WorldTokenizer, images_to_float
 
 VIT = ViTConfig(image_size=16, patch_size=4, d_model=32, n_layer=2, n_head=2, d_ff=64)
@@ -231,7 +231,6 @@ def test_trainer_resumes_paired_data_bit_identically(tmp_path):
 
 
 def test_shape_twins_differ_only_in_one_shape():
-    import random
     tok, world = WorldTokenizer(), WorldConfig(image_size=16, max_objects=3)
     imgs, ids, scenes = twin_pairs(40, 0, world, tok, 24)
     assert imgs.shape == (40, 2, 3, 16, 16) and ids.shape == (40, 2, 24)
@@ -295,7 +294,7 @@ def test_zoo_bad_names():
 
 # --- transformers port ---------------------------------------------------------------------------------------------
 def test_port_to_transformers_gives_equal_embeddings():
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     torch.manual_seed(0)
     m = TinyCLIP(CFG).eval()
     hf = to_hf_clip(m)
