@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'per_example_nll', 'heldout_loss', 'loss_by_group', 'perplexity', 'mean_pooled_embeddings',
-           'uniform_loss', 'unigram_loss', 'accuracy', 'chance_accuracy']
+           'average_ranks', 'spearman', 'uniform_loss', 'unigram_loss', 'accuracy', 'chance_accuracy']
 
 # %% ../nbs/core/03_eval.ipynb #e322a34c
 IGNORE_INDEX = -100
@@ -83,6 +84,25 @@ def mean_pooled_embeddings(model, rows: torch.Tensor, batch_size: int = 64, pad_
         out.append((F.normalize(e, dim=-1) if normalize else e).cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+# %% ../nbs/core/03_eval.ipynb #bb1285b2
+def average_ranks(x) -> torch.Tensor:
+    "1-based ranks of a 1-D sequence, ties sharing their average rank (pandas' `rank()` default), as float64."
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64)).flatten()
+    order = x.argsort(stable=True)
+    _, inverse, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()                          # rank of the last member of each tie group
+    ranks = torch.empty_like(x)
+    ranks[order] = (ends - (counts.double() - 1) / 2)[inverse]
+    return ranks
+
+def spearman(a, b, constant: float = float("nan")) -> float:
+    "Spearman's ρ of two equal-length sequences (average ranks for ties); `constant` when either side has no spread."
+    ra, rb = average_ranks(a), average_ranks(b)
+    if len(ra) != len(rb): raise ValueError(f"spearman needs equal lengths, got {len(ra)} and {len(rb)}")
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = float(ra.norm() * rb.norm())
+    return float((ra * rb).sum()) / den if den > 0 else constant
 
 # %% ../nbs/core/03_eval.ipynb #c2aaf50f
 def uniform_loss(vocab_size: int) -> float:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..config import check_scale, ConfigError
 from ..data import ByteTokenizer
-from ..eval import per_example_nll
+from ..eval import per_example_nll, spearman
 from ..models import GPT
 from ..train import Trainer, TrainConfig
 from ..pool import (SelectionPool, build_pool, pool_config, contract_config, train_on_selection, evaluate_on_pool,
@@ -28,7 +28,7 @@ from ..registry import Paper, register
 __all__ = ['DATAMAN_CRITERIA', 'DATAMAN_RATINGS', 'DATAMAN_DOMAINS', 'OBSERVABLE_CRITERIA', 'GROUND_TRUTH_CRITERIA', 'ARMS',
            'PAPER', 'pool_lexicon', 'text_observables', 'observable_ratings', 'ground_truth_ratings', 'overall_rating',
            'annotator_domain', 'superllm_annotate', 'DataManRater', 'rater_loss', 'rater_labels', 'rate_rows',
-           'train_rater', 'percentile_cut', 'quota_cut', 'dataman_select', 'spearman', 'DataManRepro', 'dataman_config',
+           'train_rater', 'percentile_cut', 'quota_cut', 'dataman_select', 'DataManRepro', 'dataman_config',
            'pool_lm_and_rater', 'rater_accuracy', 'selections', 'token_shares', 'run_dataman']
 
 # %% ../../nbs/papers/selection/004_dataman.ipynb #d0e05d41
@@ -235,12 +235,6 @@ def dataman_select(metric, lengths, budget: int, *, rng: np.random.RandomState, 
             local.append(members[quota_cut(key[members], ln[members], quota, domains[kept][members], margin, rng)])
         local = np.concatenate(local)
     return kept[local]
-
-# %% ../../nbs/papers/selection/004_dataman.ipynb #58cbcea4
-def spearman(x, y) -> float:
-    "Spearman's rank correlation ρ (average ranks for ties); NaN if either side is constant."
-    a, b = pd.Series(np.asarray(x, dtype=float)).rank(), pd.Series(np.asarray(y, dtype=float)).rank()
-    return float(a.corr(b))
 
 # %% ../../nbs/papers/selection/004_dataman.ipynb #7d6eb848
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 
 from ..config import check_scale, set_seed, ConfigError
 from ..data import ByteTokenizer, stdlib_corpus, split_by_key, chunk_corpus, encode_chunks, _column
-from ..eval import per_example_nll, heldout_loss
+from ..eval import per_example_nll, heldout_loss, spearman as core_spearman
 from ..train import Trainer, TrainConfig
 from ..select import select_percentile_band
 from ..pool import (build_pool, pool_config, contract_config, student_model, pad_masked_lm_loss,
@@ -216,11 +216,8 @@ class GradientBoostedTrees:
         return self.init + sum((t.predict(X) for t in self.trees), np.zeros(len(X)))
 
 def spearman(a, b) -> float:
-    "Spearman's ρ (Pearson correlation of average ranks); 0 when either side is constant (as the official script sets it)."
-    ra, rb = average_ranks(a), average_ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = math.sqrt(float((ra ** 2).sum() * (rb ** 2).sum()))
-    return float((ra * rb).sum() / den) if den > 0 else 0.0
+    "The core Spearman ρ (average ranks for ties), 0 when either side is constant (as the official script sets it)."
+    return core_spearman(a, b, constant=0.0)
 
 def fit_weight_regressor(W, losses, cfg: BoostingConfig = BoostingConfig(), inner_val: float = 0.2) -> GradientBoostedTrees:
     "f: w → loss, early-stopped on the last `inner_val` share of the given proxies (none if that leaves < 2)."

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..config import check_scale, ConfigError
 from ..data import ByteTokenizer
-from ..eval import heldout_loss, mean_pooled_embeddings
+from ..eval import heldout_loss, mean_pooled_embeddings, spearman
 from ..select import kmeans, ucb_cluster_bandit, select_top_k, composition
 from ..pool import (SelectionPool, build_pool, pool_config, contract_config, train_on_selection,
                             random_selection, reference_levels)
@@ -23,9 +23,8 @@ from ..registry import Paper, register
 # %% auto #0
 __all__ = ['PAD_ID', 'ARMS', 'PAPER', 'influence_layers', 'doc_losses', 'linear_io', 'per_example_grads', 'kfac_factors',
            'LayerEigen', 'ekfac_eigenbasis', 'kfac_ihvp', 'InfluenceDirection', 'reference_direction',
-           'influence_scores', 'embed_and_cluster', 'cluster_entropy', 'quad_select', 'spearman', 'training_effect',
-           'QuadRepro', 'quad_config', 'influence_model', 'score_pool', 'target_and_general', 'probe_reliability',
-           'run_quad']
+           'influence_scores', 'embed_and_cluster', 'cluster_entropy', 'quad_select', 'training_effect', 'QuadRepro',
+           'quad_config', 'influence_model', 'score_pool', 'target_and_general', 'probe_reliability', 'run_quad']
 
 # %% ../../nbs/papers/selection/006_quad.ipynb #7883b990
 PAD_ID = ByteTokenizer.pad_id
@@ -171,12 +170,6 @@ def quad_select(labels: torch.Tensor, score_fn, budget: int, seed: int, *, basel
     return {"selection": sel, "scored": scored, "rounds": rounds}
 
 # %% ../../nbs/papers/selection/006_quad.ipynb #47c60738
-def spearman(a, b) -> float:
-    "Spearman rank correlation (no ties expected: continuous scores)."
-    ra = torch.as_tensor(a).double().argsort().argsort().double()
-    rb = torch.as_tensor(b).double().argsort().argsort().double()
-    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
-
 def training_effect(model: nn.Module, doc_rows: torch.Tensor, ref_rows: torch.Tensor, batches: list[torch.Tensor],
                     lr: float) -> torch.Tensor:
     "Δ(z) = ℓ_ref after len(batches) SGD steps on batch ∪ {z} − ℓ_ref after the same steps without z (one value per doc; no batches: one step on z alone)."

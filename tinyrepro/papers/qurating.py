@@ -16,6 +16,7 @@ from ..config import check_scale, ConfigError
 from ..models import GPT, GPTConfig
 from ..data import ByteTokenizer
 from ..select import gumbel_keys, select_under_token_budget
+from ..eval import spearman
 from ..pool import (build_pool, pool_config, contract_config, evaluate_selection, reference_levels,
                             selection_report)
 from ..results import arm, make_claim, mean_std, fmt_mean_std
@@ -24,9 +25,8 @@ from ..registry import Paper, register
 # %% auto #0
 __all__ = ['STRATUM_QUALITY', 'PROSE_BIAS_SHARE', 'ARMS', 'REFERENCE_RUNS', 'PAPER', 'latent_quality', 'topic_bias',
            'judge_groups', 'confidence_mask', 'block_labels', 'bradley_terry_loss', 'QuRater', 'rate',
-           'linear_warmup_decay', 'train_qurater', 'zscore', 'qurating_select', 'uniform_select', 'spearman',
-           'QuRatingRepro', 'qurating_config', 'judge_and_rate', 'stratum_domain_ceiling', 'topic_entropy',
-           'run_qurating']
+           'linear_warmup_decay', 'train_qurater', 'zscore', 'qurating_select', 'uniform_select', 'QuRatingRepro',
+           'qurating_config', 'judge_and_rate', 'stratum_domain_ceiling', 'topic_entropy', 'run_qurating']
 
 # %% ../../nbs/papers/selection/002_qurating.ipynb #f2a9a6dc
 STRATUM_QUALITY = {"clean": 1.0, "near_duplicate": 0.95, "easy": 0.5, "truncate": 0.45, "repeat_lines": 0.35,
@@ -155,12 +155,6 @@ def uniform_select(lengths, budget: float, generator) -> torch.Tensor:
     "The uniform baseline: a random order (Gumbel keys of constant scores) cut at the same token budget."
     lengths = torch.as_tensor(lengths)
     return select_under_token_budget(gumbel_keys(torch.zeros(len(lengths)), 1.0, generator), lengths, budget)
-
-def spearman(a, b) -> float:
-    "Spearman's ρ: Pearson correlation of average ranks (ties share their mean rank)."
-    ra, rb = (torch.tensor(pd.Series(torch.as_tensor(x).double().tolist()).rank().to_numpy()) for x in (a, b))
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
 
 # %% ../../nbs/papers/selection/002_qurating.ipynb #2a52aed2
 @dataclass(frozen=True)
