@@ -100,12 +100,22 @@ class CausalSelfAttention(nn.Module):
         self.v_proj = nn.Linear(d, d, bias=False)
         self.o_proj = nn.Linear(d, d, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        "`attn_mask`: optional boolean `(T, T)` or `(B, 1, T, T)`, True = may attend (replaces the causal mask)."
         T = x.shape[1]
         q, k, v = (rearrange(p(x), "b t (h d) -> b h t d", h=self.n_head) for p in (self.q_proj, self.k_proj, self.v_proj))
-        cos, sin = cos[:T].to(q.dtype), sin[:T].to(q.dtype)    # positions 0..T-1
+        if position_ids is None:
+            cos, sin = cos[:T], sin[:T]                        # positions 0..T-1
+        else:                                                  # (T,) or (B, T) positions → (.., T, head_dim)
+            cos, sin = cos[position_ids], sin[position_ids]
+            if position_ids.dim() == 2: cos, sin = cos[:, None], sin[:, None]  # broadcast over heads
+        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # softmax(QKᵀ/√d + causal mask) V
+        if attn_mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # softmax(QKᵀ/√d + causal mask) V
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # the caller's mask M instead
         return self.o_proj(rearrange(y, "b h t d -> b t (h d)"))
 
 # %% ../nbs/core/01_models.ipynb #78a545a4
@@ -129,8 +139,9 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), cos, sin, attn_mask, position_ids)
         return x + self.mlp(self.mlp_norm(x))
 
 # %% ../nbs/core/01_models.ipynb #943b82a8
@@ -160,14 +171,26 @@ class GPT(nn.Module):
             elif isinstance(m, RMSNorm):
                 nn.init.ones_(m.weight)
 
-    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
-        "The final (normed) hidden states `(B, T, d_model)` that `lm_head` reads: the features for embedding-based selection."
-        T = idx.shape[1]
+    def hidden_states(self, idx: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                      position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The final (normed) hidden states `(B, T, d_model)` that `lm_head` reads: the features for embedding-based selection.
+        Optional `attn_mask` (bool `(T, T)` or `(B, 1, T, T)`, True = may attend) replaces the causal mask and
+        `position_ids` (`(T,)` or `(B, T)`) the positions 0..T-1: packed documents, or FLAME's facet-decoupled prompts."""
+        B, T = idx.shape
         if T > self.cfg.max_seq_len:
             raise ConfigError(f"sequence length {T} exceeds max_seq_len={self.cfg.max_seq_len}")
+        if attn_mask is not None:
+            if attn_mask.dtype != torch.bool or attn_mask.shape[-2:] != (T, T) or attn_mask.dim() not in (2, 4):
+                raise ConfigError(f"attn_mask must be a bool (T, T) or (B, 1, T, T) tensor with T={T}, "
+                                  f"got {attn_mask.dtype} {tuple(attn_mask.shape)}")
+        if position_ids is not None:
+            if position_ids.shape[-1] != T or position_ids.dim() not in (1, 2):
+                raise ConfigError(f"position_ids must be (T,) or (B, T) with T={T}, got {tuple(position_ids.shape)}")
+            if int(position_ids.min()) < 0 or int(position_ids.max()) >= self.cfg.max_seq_len:
+                raise ConfigError(f"position_ids must lie in [0, max_seq_len={self.cfg.max_seq_len})")
         x = self.tok_emb(idx)
         for block in self.blocks:
-            x = block(x, self.rope_cos, self.rope_sin)
+            x = block(x, self.rope_cos, self.rope_sin, attn_mask, position_ids)
         return self.norm(x)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
