@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'per_example_nll', 'heldout_loss', 'loss_by_group', 'perplexity', 'mean_pooled_embeddings',
-           'average_ranks', 'spearman', 'uniform_loss', 'unigram_loss', 'accuracy', 'chance_accuracy']
+           'average_ranks', 'spearman', 'auroc', 'uniform_loss', 'unigram_loss', 'accuracy', 'chance_accuracy']
 
 # %% ../nbs/core/03_eval.ipynb #e322a34c
 IGNORE_INDEX = -100
@@ -103,6 +103,20 @@ def spearman(a, b, constant: float = float("nan")) -> float:
     ra, rb = ra - ra.mean(), rb - rb.mean()
     den = float(ra.norm() * rb.norm())
     return float((ra * rb).sum()) / den if den > 0 else constant
+
+# %% ../nbs/core/03_eval.ipynb #f2670471
+def auroc(scores, labels) -> float:
+    "Area under the ROC curve of `scores` for binary `labels` (1/True = positive); ties count ½. = P(score₊ > score₋)."
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel()
+    if len(s) != len(y): raise ValueError(f"auroc needs equal lengths, got {len(s)} scores and {len(y)} labels")
+    if not np.isin(y, [0, 1]).all(): raise ValueError("auroc labels must be binary (0/1 or bool)")
+    if not np.isfinite(s).all(): raise ValueError("auroc scores must be finite")
+    y = y.astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0: raise ValueError(f"auroc needs both classes, got {n_pos} positives and {n_neg} negatives")
+    ranks = average_ranks(s).numpy()
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 # %% ../nbs/core/03_eval.ipynb #c2aaf50f
 def uniform_loss(vocab_size: int) -> float:
