@@ -31,8 +31,8 @@ __all__ = ['FLAME_WORDS', 'PREFIX', 'FACETS', 'FACET_NAMES', 'POSITION_MODES', '
            'separate_facet_embeddings', 'lm_corpus', 'pack_documents', 'packed_mask', 'lm_loss_with_answers',
            'eol_accuracy', 'LMSpec', 'lm_hash', 'lm_path', 'train_world_lm', 'world_lm', 'precompute_text_bank',
            'MMProjector', 'FlameCLIP', 'multi_positive_sigmoid_loss', 'multi_positive_nce_loss', 'minor_twin',
-           'FlameEval', 'flame_eval_sets', 'flame_batch_loss', 'train_flame_arm', 'train_clip_arm', 'evaluate_flame',
-           'evaluate_clip', 'FlameRepro', 'flame_config', 'run_flame']
+           'FlameEval', 'flame_eval_sets', 'flame_batch_loss', 'train_flame_arm', 'train_clip_arm', 'twin_accuracy',
+           'text_to_text_r1', 'evaluate_flame', 'evaluate_clip', 'FlameRepro', 'flame_config', 'run_flame']
 
 # %% ../../nbs/papers/vlm/002_flame.ipynb #e0917140
 FLAME_WORDS = ("description", "just", "main", "minor", "category", "none")
@@ -478,6 +478,17 @@ def train_clip_arm(cfg, images: torch.Tensor, ids: torch.Tensor, seed: int, tok:
 def _t2i(img: torch.Tensor, txt: torch.Tensor) -> float:
     return retrieval_recall(img, txt, (1,))["t2i@1"]
 
+def twin_accuracy(img: torch.Tensor, txt: torch.Tensor) -> float:
+    """2-way T→I accuracy inside each twin pair (rows 2p, 2p+1): does a long caption score its own image above its twin's?
+    Ties count ½ (chance = 0.5). A text tower that cannot see the last sentences gives both twins the same text: 0.5."""
+    s = (img.view(-1, 2, 1, img.shape[-1]) * txt.view(-1, 1, 2, txt.shape[-1])).sum(-1)   # [p, image a, text b]
+    own, other = torch.stack([s[:, 0, 0], s[:, 1, 1]], 1), torch.stack([s[:, 1, 0], s[:, 0, 1]], 1)
+    return ((own > other).float() + 0.5 * (own == other).float()).mean().item()
+
+def text_to_text_r1(query: torch.Tensor, target: torch.Tensor) -> float:
+    "R@1 of retrieving row i of `target` with row i of `query` (cosine): lang-B query → its English caption, text side only."
+    return (query.float() @ target.float().T).argmax(1).eq(torch.arange(len(query))).float().mean().item()
+
 def _zero_shot_weights(raw_prompts: torch.Tensor, n_cls: int, k: int) -> torch.Tensor:
     "Class weights from raw LM facet states of `n_cls × n_templates` prompts: normalised mean of normalised prompt embeddings."
     e = infer_embeddings(raw_prompts, k).view(n_cls, -1, raw_prompts.shape[-1])
@@ -490,17 +501,19 @@ def evaluate_flame(model: FlameCLIP, ev: FlameEval, text_raw: dict, k: int) -> d
     r = retrieval_recall(ri, t["retr"], (1,))
     clf = _zero_shot_weights(text_raw["zs"], len(ev.zs_names), k)
     return {"i2t@1": r["i2t@1"], "t2i@1": r["t2i@1"], "lang_b_t2i@1": _t2i(ri, t["lang_b"]), "long_t2i@1": _t2i(li, t["long"]),
-            "zs_color_shape": (zero_shot_predict(zi, clf) == ev.zs_labels).float().mean().item()}
+            "zs_color_shape": (zero_shot_predict(zi, clf) == ev.zs_labels).float().mean().item(),
+            "long_twin_acc": twin_accuracy(li, t["long"]), "lang_b_text_r1": text_to_text_r1(t["lang_b"], t["retr"])}
 
 def evaluate_clip(model: TinyCLIP, ev: FlameEval, tok: WorldTokenizer, max_len: int) -> dict:
     "The same metrics for the TinyCLIP baseline (its own text tower, `max_len` tokens: longer texts are cut)."
     enc = lambda texts: encode_texts(model, tok.encode(texts, max_len))
     ri, li, zi = encode_images(model, ev.retr_images), encode_images(model, ev.long_images), encode_images(model, ev.zs_images)
-    r = retrieval_recall(ri, enc(ev.retr_captions), (1,))
+    en, lang_b, long = enc(ev.retr_captions), enc(ev.retr_lang_b), enc(ev.long_captions)
+    r = retrieval_recall(ri, en, (1,))
     clf = zero_shot_classifier(model, ev.zs_names, ev.zs_templates, tok, max_len)
-    return {"i2t@1": r["i2t@1"], "t2i@1": r["t2i@1"], "lang_b_t2i@1": _t2i(ri, enc(ev.retr_lang_b)),
-            "long_t2i@1": _t2i(li, enc(ev.long_captions)),
-            "zs_color_shape": (zero_shot_predict(zi, clf) == ev.zs_labels).float().mean().item()}
+    return {"i2t@1": r["i2t@1"], "t2i@1": r["t2i@1"], "lang_b_t2i@1": _t2i(ri, lang_b), "long_t2i@1": _t2i(li, long),
+            "zs_color_shape": (zero_shot_predict(zi, clf) == ev.zs_labels).float().mean().item(),
+            "long_twin_acc": twin_accuracy(li, long), "lang_b_text_r1": text_to_text_r1(lang_b, en)}
 
 # %% ../../nbs/papers/vlm/002_flame.ipynb #1c3847ad
 @dataclass(frozen=True)
