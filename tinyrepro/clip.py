@@ -27,7 +27,8 @@ __all__ = ['LOSSES', 'ZOO_VERSION', 'ZOO_NAMES', 'ZERO_SHOT_ATTRIBUTES', 'Attent
            'clip_batch_loss', 'train_clip', 'world_pairs', 'encode_images', 'encode_texts', 'retrieval_recall',
            'zero_shot_classifier', 'zero_shot_predict', 'zero_shot_accuracy', 'linear_probe', 'harmonic_mean',
            'shape_twin', 'twin_pairs', 'twin_batch_loss', 'zero_shot_templates', 'ZooSpec', 'zoo_spec', 'zoo_hash',
-           'zoo_path', 'zoo_data', 'evaluate_base', 'pretrained', 'pretrained_info', 'hf_clip_config', 'to_hf_clip']
+           'zoo_path', 'zoo_data', 'evaluate_base', 'save_weights_atomic', 'pretrained', 'pretrained_info',
+           'hf_clip_config', 'to_hf_clip']
 
 # %% ../nbs/core/15_clip.ipynb #fd396d07
 def _check_dims(name: str, d_model: int, n_head: int, **positive):
@@ -532,8 +533,8 @@ def _train_base(spec: ZooSpec, seed: int, progress: bool) -> tuple[TinyCLIP, dic
             "torch": torch.__version__, "version": ZOO_VERSION}
     return model, info
 
-def _save_atomic(model: nn.Module, info: dict, path: Path):
-    "Write weights + metadata to a temporary file next to `path`, then rename it into place."
+def save_weights_atomic(model: nn.Module, info: dict, path: Path):
+    "Write `model`'s weights + `info` (JSON metadata) as safetensors to a temporary file next to `path`, then rename it into place."
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent); os.close(fd)
     try:
@@ -573,7 +574,7 @@ def pretrained(name: str = "tinyclip-base", scale: str = "cpu", seed: int = 0, r
                 if on_corrupt == "raise": raise
                 warnings.warn(f"{e}; rebuilding it")
         model, info = _train_base(spec, seed, progress)
-        _save_atomic(model, info, path)
+        save_weights_atomic(model, info, path)
         return model
 
 def pretrained_info(name: str = "tinyclip-base", scale: str = "cpu", seed: int = 0, root: str | Path | None = None) -> dict | None:

@@ -193,9 +193,11 @@ class GPT(nn.Module):
             x = block(x, self.rope_cos, self.rope_sin, attn_mask, position_ids)
         return self.norm(x)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        "Logits `(B, T, V)` for token ids `idx` `(B, T)`; or, with `targets`, the mean cross-entropy (-100 ignored)."
-        logits = self.lm_head(self.hidden_states(idx))
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, T, V)` for token ids `idx` `(B, T)`; or, with `targets`, the mean cross-entropy (-100 ignored).
+        `attn_mask` / `position_ids` as in `hidden_states`."""
+        logits = self.lm_head(self.hidden_states(idx, attn_mask, position_ids))
         if targets is None: return logits
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
 

@@ -20,7 +20,7 @@ from ..train import CheckpointError, Trainer, TrainConfig
 from ..world import (WorldConfig, WorldTokenizer, Scene, SHAPES, sample_scenes, render_batch, long_caption,
                              canonical_caption, synonym_caption, to_lang_b, class_names, scene_labels)
 from ..clip import (ViT, ViTConfig, CLIPConfig, TinyCLIP, text_config_for, train_clip, encode_images, encode_texts,
-                            retrieval_recall, zero_shot_classifier, zero_shot_predict, zero_shot_templates, _save_atomic)
+                            retrieval_recall, zero_shot_classifier, zero_shot_predict, zero_shot_templates, save_weights_atomic)
 from ..results import arm, make_claim, mean_std, fmt_mean_std
 from ..registry import Paper, register
 
@@ -339,7 +339,7 @@ def world_lm(spec: LMSpec, root=None, progress: bool = False) -> tuple[GPT, dict
             except CheckpointError: lm = None
         if lm is None:
             lm, info = train_world_lm(spec, progress)
-            _save_atomic(lm, info, path)
+            save_weights_atomic(lm, info, path)
             info = {**info, "cached": False}
     return lm.requires_grad_(False), info
 
