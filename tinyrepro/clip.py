@@ -24,11 +24,11 @@ from .world import (CELLS, WorldConfig, WorldTokenizer, caption, class_names, im
 # %% auto #0
 __all__ = ['LOSSES', 'ZOO_VERSION', 'ZOO_NAMES', 'ZERO_SHOT_ATTRIBUTES', 'Attention', 'MLP', 'Block', 'ViTConfig', 'ViT',
            'TextConfig', 'text_config_for', 'TextEncoder', 'CLIPConfig', 'clip_loss', 'siglip_loss', 'TinyCLIP',
-           'clip_batch_loss', 'train_clip', 'world_pairs', 'encode_images', 'encode_texts', 'retrieval_recall',
-           'zero_shot_classifier', 'zero_shot_predict', 'zero_shot_accuracy', 'linear_probe', 'harmonic_mean',
-           'shape_twin', 'twin_pairs', 'twin_batch_loss', 'zero_shot_templates', 'ZooSpec', 'zoo_spec', 'zoo_hash',
-           'zoo_path', 'zoo_data', 'evaluate_base', 'save_weights_atomic', 'pretrained', 'pretrained_info',
-           'hf_clip_config', 'to_hf_clip']
+           'image_tokens', 'text_tokens', 'word_mask_of', 'clip_batch_loss', 'train_clip', 'world_pairs',
+           'encode_images', 'encode_texts', 'retrieval_recall', 'zero_shot_classifier', 'zero_shot_predict',
+           'zero_shot_accuracy', 'linear_probe', 'harmonic_mean', 'shape_twin', 'twin_pairs', 'twin_batch_loss',
+           'zero_shot_templates', 'ZooSpec', 'zoo_spec', 'zoo_hash', 'zoo_path', 'zoo_data', 'evaluate_base',
+           'save_weights_atomic', 'pretrained', 'pretrained_info', 'hf_clip_config', 'to_hf_clip']
 
 # %% ../nbs/core/15_clip.ipynb #fd396d07
 def _check_dims(name: str, d_model: int, n_head: int, **positive):
@@ -287,6 +287,26 @@ class TinyCLIP(nn.Module):
         return clip_loss(logits) if self.cfg.loss == "clip" else siglip_loss(logits)
 
     def num_params(self) -> int: return sum(p.numel() for p in self.parameters())
+
+# %% ../nbs/core/15_clip.ipynb #fd301c7b
+def image_tokens(clip: TinyCLIP, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One ViT pass → (global embedding (B, E), patch tokens (B, P, E), pooled feature (B, d_v)); embeddings normalised.
+    The global embedding equals `clip.encode_image`; the patches go through the same `post_norm` and projection."""
+    x = clip.vision.post_norm(clip.vision.tokens(images))           # (B, 1+P, d_v): CLS then patches
+    e = F.normalize(clip.visual_projection(x), dim=-1)
+    return e[:, 0], e[:, 1:], x[:, 0]
+
+def text_tokens(clip: TinyCLIP, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "One text pass → (global embedding (B, E) = `clip.encode_text`, every position's token embedding (B, T, E)), normalised."
+    h = clip.text.hidden_states(clip.text.token_embedding(ids))     # final-normed states (B, T, d_t)
+    e = F.normalize(clip.text_projection(h), dim=-1)
+    return e[torch.arange(len(e), device=e.device), clip.text.eot_index(ids)], e
+
+def word_mask_of(ids: torch.Tensor, eot_id: int) -> torch.Tensor:
+    "Bool (B, T): True on the words of each caption (after `<bos>`, before the first `<eot>`)."
+    eot = (ids == eot_id).int().argmax(1)
+    pos = torch.arange(ids.shape[1], device=ids.device)[None]
+    return (pos >= 1) & (pos < eot[:, None])
 
 # %% ../nbs/core/15_clip.ipynb #0488a173
 def clip_batch_loss(model: TinyCLIP, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -16,17 +16,17 @@ from ..train import Callback, StepBatches
 from ..world import (WorldConfig, WorldTokenizer, Scene, sample_scenes, render_batch, relation, swap_scene,
                              class_names, scene_labels)
 from ..clip import (ViTConfig, CLIPConfig, TinyCLIP, text_config_for, train_clip, clip_loss, encode_images,
-                            encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_predict)
+                            encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_predict, image_tokens,
+                            text_tokens, word_mask_of)
 from ..results import arm, make_claim, mean_std, fmt_mean_std
 from ..registry import Paper, register
 
 # %% auto #0
-__all__ = ['ARMS', 'PAPER', 'progressive_eps', 'progressive_soft_targets', 'soft_clip_loss', 'image_tokens', 'word_mask_of',
-           'text_tokens', 'relaxed_token_similarity', 'paired_token_similarity', 'token_level_loss',
-           'strict_token_similarity', 'MLMFusionHead', 'mlm_mask', 'mlm_fusion_loss', 'LightCLIPModel', 'LightCLIPLoss',
-           'coarse_caption', 'relational_caption', 'lightclip_worlds', 'swap_twin', 'LightCLIPData', 'lightclip_data',
-           'duplicate_share', 'evaluate_lightclip', 'lightclip_model', 'train_lightclip_arm', 'LightCLIPRepro',
-           'lightclip_config', 'run_lightclip']
+__all__ = ['ARMS', 'PAPER', 'progressive_eps', 'progressive_soft_targets', 'soft_clip_loss', 'relaxed_token_similarity',
+           'paired_token_similarity', 'token_level_loss', 'strict_token_similarity', 'MLMFusionHead', 'mlm_mask',
+           'mlm_fusion_loss', 'LightCLIPModel', 'LightCLIPLoss', 'coarse_caption', 'relational_caption',
+           'lightclip_worlds', 'swap_twin', 'LightCLIPData', 'lightclip_data', 'duplicate_share', 'evaluate_lightclip',
+           'lightclip_model', 'train_lightclip_arm', 'LightCLIPRepro', 'lightclip_config', 'run_lightclip']
 
 # %% ../../nbs/papers/vlm/001_lightclip.ipynb #32bc2484
 def progressive_eps(step: int, total_steps: int, eps_max: float) -> float:
@@ -54,25 +54,6 @@ def soft_clip_loss(logits_per_image: torch.Tensor, targets: torch.Tensor) -> tor
     return 0.5 * (i2t + t2i)
 
 # %% ../../nbs/papers/vlm/001_lightclip.ipynb #a0a975d0
-def image_tokens(clip: TinyCLIP, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One ViT pass → (global embedding (B, E), patch tokens (B, P, E), pooled feature (B, d_v)); embeddings normalised.
-    The global embedding equals `clip.encode_image`; the patches go through the same `post_norm` and projection."""
-    x = clip.vision.post_norm(clip.vision.tokens(images))           # (B, 1+P, d_v): CLS then patches
-    e = F.normalize(clip.visual_projection(x), dim=-1)
-    return e[:, 0], e[:, 1:], x[:, 0]
-
-def word_mask_of(ids: torch.Tensor, eot_id: int) -> torch.Tensor:
-    "Bool (B, T): True on the words of each caption (after `<bos>`, before the first `<eot>`)."
-    eot = (ids == eot_id).int().argmax(1)
-    pos = torch.arange(ids.shape[1], device=ids.device)[None]
-    return (pos >= 1) & (pos < eot[:, None])
-
-def text_tokens(clip: TinyCLIP, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "One text pass → (global embedding (B, E) = `clip.encode_text`, every position's token embedding (B, T, E)), normalised."
-    h = clip.text.hidden_states(clip.text.token_embedding(ids))     # final-normed states (B, T, d_t)
-    e = F.normalize(clip.text_projection(h), dim=-1)
-    return e[torch.arange(len(e), device=e.device), clip.text.eot_index(ids)], e
-
 def relaxed_token_similarity(patch_tok: torch.Tensor, word_tok: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
     "S_tok (B_img, B_txt): for each image i, text j the mean over j's words of the word's best cosine over i's patches."
     if word_mask.shape != word_tok.shape[:2]: raise ConfigError(f"word_mask {tuple(word_mask.shape)} must be (B_txt, T) = {tuple(word_tok.shape[:2])}")
