@@ -24,11 +24,11 @@ from .world import (CELLS, WorldConfig, WorldTokenizer, caption, class_names, im
 # %% auto #0
 __all__ = ['LOSSES', 'ZOO_VERSION', 'ZOO_NAMES', 'ZERO_SHOT_ATTRIBUTES', 'Attention', 'MLP', 'Block', 'ViTConfig', 'ViT',
            'TextConfig', 'text_config_for', 'TextEncoder', 'CLIPConfig', 'clip_loss', 'siglip_loss', 'TinyCLIP',
-           'image_tokens', 'text_tokens', 'word_mask_of', 'clip_batch_loss', 'train_clip', 'world_pairs',
-           'encode_images', 'encode_texts', 'retrieval_recall', 'zero_shot_classifier', 'zero_shot_predict',
-           'zero_shot_accuracy', 'linear_probe', 'harmonic_mean', 'shape_twin', 'twin_pairs', 'twin_batch_loss',
-           'zero_shot_templates', 'ZooSpec', 'zoo_spec', 'zoo_hash', 'zoo_path', 'zoo_data', 'evaluate_base',
-           'save_weights_atomic', 'pretrained', 'pretrained_info', 'hf_clip_config', 'to_hf_clip']
+           'soft_clip_loss', 'image_tokens', 'text_tokens', 'word_mask_of', 'clip_batch_loss', 'train_clip',
+           'world_pairs', 'encode_images', 'encode_texts', 'retrieval_recall', 'zero_shot_classifier',
+           'zero_shot_predict', 'zero_shot_accuracy', 'linear_probe', 'harmonic_mean', 'shape_twin', 'twin_pairs',
+           'twin_batch_loss', 'zero_shot_templates', 'ZooSpec', 'zoo_spec', 'zoo_hash', 'zoo_path', 'zoo_data',
+           'evaluate_base', 'save_weights_atomic', 'pretrained', 'pretrained_info', 'hf_clip_config', 'to_hf_clip']
 
 # %% ../nbs/core/15_clip.ipynb #fd396d07
 def _check_dims(name: str, d_model: int, n_head: int, **positive):
@@ -287,6 +287,20 @@ class TinyCLIP(nn.Module):
         return clip_loss(logits) if self.cfg.loss == "clip" else siglip_loss(logits)
 
     def num_params(self) -> int: return sum(p.numel() for p in self.parameters())
+
+# %% ../nbs/core/15_clip.ipynb #41990267
+def soft_clip_loss(logits_per_image: torch.Tensor, targets: torch.Tensor, targets_t2i: torch.Tensor | None = None) -> torch.Tensor:
+    "½ [soft CE of each image over texts (`targets` rows) + of each text over images (`targets_t2i` rows, default `targets.T`)]."
+    if logits_per_image.ndim != 2 or logits_per_image.shape[0] != logits_per_image.shape[1]:
+        raise ConfigError(f"soft_clip_loss needs square (N, N) logits, got {tuple(logits_per_image.shape)}")
+    for name, t in (("targets", targets), ("targets_t2i", targets_t2i)):
+        if t is not None and t.shape != logits_per_image.shape:
+            raise ConfigError(f"{name} {tuple(t.shape)} must match the logits {tuple(logits_per_image.shape)}")
+    t = targets.to(logits_per_image)
+    t_t2i = t.T if targets_t2i is None else targets_t2i.to(logits_per_image)
+    i2t = -(t * F.log_softmax(logits_per_image, 1)).sum(1).mean()        # row i: image i over texts j
+    t2i = -(t_t2i * F.log_softmax(logits_per_image.T, 1)).sum(1).mean()  # row j: text j over images i
+    return 0.5 * (i2t + t2i)
 
 # %% ../nbs/core/15_clip.ipynb #fd301c7b
 def image_tokens(clip: TinyCLIP, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -16,10 +16,10 @@ from .config import ConfigError
 
 # %% auto #0
 __all__ = ['GPTConfig', 'RMSNorm', 'rope_cache', 'rotate_half', 'apply_rotary', 'CausalSelfAttention', 'SwiGLU', 'Block', 'GPT',
-           'count_params', 'EncoderConfig', 'EncoderSelfAttention', 'EncoderMLP', 'EncoderLayer', 'Pooler', 'Encoder',
-           'MLMHead', 'ClassificationHead', 'TokenClassificationHead', 'EncoderForMLM',
-           'EncoderForSequenceClassification', 'EncoderForTokenClassification', 'mask_tokens', 'to_hf_llama',
-           'to_hf_bert_mlm', 'load_hf_causal_lm']
+           'count_params', 'document_causal_mask', 'EncoderConfig', 'EncoderSelfAttention', 'EncoderMLP',
+           'EncoderLayer', 'Pooler', 'Encoder', 'MLMHead', 'ClassificationHead', 'TokenClassificationHead',
+           'EncoderForMLM', 'EncoderForSequenceClassification', 'EncoderForTokenClassification', 'mask_tokens',
+           'to_hf_llama', 'to_hf_bert_mlm', 'load_hf_causal_lm']
 
 # %% ../nbs/core/01_models.ipynb #66a91be3
 def _check_positive(cfg, names):
@@ -227,6 +227,15 @@ class GPT(nn.Module):
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters in `model` (shared tensors counted once); only those with `requires_grad` if `trainable_only`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+# %% ../nbs/core/01_models.ipynb #f9615e48
+def document_causal_mask(doc_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean `(B, 1, T, T)` mask for `hidden_states`: causal within each packed document, nothing across documents.
+    `doc_ids` `(B, T)` numbers the documents of each row (padding gets its own id, so no query row is empty)."""
+    if doc_ids.dim() != 2: raise ConfigError(f"doc_ids must be (B, T), got {tuple(doc_ids.shape)}")
+    T = doc_ids.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()
+    return ((doc_ids[:, :, None] == doc_ids[:, None, :]) & causal)[:, None]
 
 # %% ../nbs/core/01_models.ipynb #effa363f
 @dataclass

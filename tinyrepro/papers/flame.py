@@ -15,7 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from ..config import ConfigError, cache_dir, check_scale, config_hash, set_seed
-from ..models import GPT, GPTConfig
+from ..models import GPT, GPTConfig, document_causal_mask
 from ..train import CheckpointError, Trainer, TrainConfig
 from ..world import (WorldConfig, WorldTokenizer, Scene, SHAPES, sample_scenes, render_batch, long_caption,
                              canonical_caption, synonym_caption, to_lang_b, class_names, scene_labels)
@@ -28,11 +28,11 @@ from ..registry import Paper, register
 __all__ = ['FLAME_WORDS', 'PREFIX', 'FACETS', 'FACET_NAMES', 'POSITION_MODES', 'LM_VERSION', 'PAPER', 'flame_tokenizer',
            'facet_answer', 'facet_prompts', 'facet_layout', 'facet_decoupled_mask', 'facet_position_ids',
            'encode_facet_batch', 'llm_facet_embeddings', 'embed_captions', 'infer_embeddings',
-           'separate_facet_embeddings', 'lm_corpus', 'pack_documents', 'packed_mask', 'lm_loss_with_answers',
-           'eol_accuracy', 'LMSpec', 'lm_hash', 'lm_path', 'train_world_lm', 'world_lm', 'precompute_text_bank',
-           'MMProjector', 'FlameCLIP', 'multi_positive_sigmoid_loss', 'multi_positive_nce_loss', 'minor_twin',
-           'FlameEval', 'flame_eval_sets', 'flame_batch_loss', 'train_flame_arm', 'train_clip_arm', 'twin_accuracy',
-           'text_to_text_r1', 'evaluate_flame', 'evaluate_clip', 'FlameRepro', 'flame_config', 'run_flame']
+           'separate_facet_embeddings', 'lm_corpus', 'pack_documents', 'lm_loss_with_answers', 'eol_accuracy', 'LMSpec',
+           'lm_hash', 'lm_path', 'train_world_lm', 'world_lm', 'precompute_text_bank', 'MMProjector', 'FlameCLIP',
+           'multi_positive_sigmoid_loss', 'multi_positive_nce_loss', 'minor_twin', 'FlameEval', 'flame_eval_sets',
+           'flame_batch_loss', 'train_flame_arm', 'train_clip_arm', 'twin_accuracy', 'text_to_text_r1',
+           'evaluate_flame', 'evaluate_clip', 'FlameRepro', 'flame_config', 'run_flame']
 
 # %% ../../nbs/papers/vlm/002_flame.ipynb #e0917140
 FLAME_WORDS = ("description", "just", "main", "minor", "category", "none")
@@ -223,19 +223,13 @@ def pack_documents(tok: WorldTokenizer, docs, max_len: int) -> tuple[torch.Tenso
             at += n
     return ids_t, seg, pos, answer
 
-def packed_mask(seg: torch.Tensor) -> torch.Tensor:
-    "(B, 1, T, T) bool: causal within each document (pads see pads, so no row is empty)."
-    T = seg.shape[1]
-    causal = torch.ones(T, T, dtype=torch.bool, device=seg.device).tril()
-    return ((seg[:, :, None] == seg[:, None, :]) & causal)[:, None]
-
 def lm_loss_with_answers(model: GPT, batch: tuple, answer_weight: float = 1.0) -> torch.Tensor:
     """`Trainer` loss of packed rows: next-token cross-entropy over every token whose target is in the same document (pads
     and document boundaries ignored), plus `answer_weight` × the mean cross-entropy of the EOL answers alone (the
     assistant-only loss of an instruction-tuned LLM)."""
     ids, seg, pos, answer = batch
     x, y = ids[:, :-1], ids[:, 1:]
-    h = model.hidden_states(x, packed_mask(seg[:, :-1]), pos[:, :-1])
+    h = model.hidden_states(x, document_causal_mask(seg[:, :-1]), pos[:, :-1])
     ce = F.cross_entropy(model.lm_head(h).flatten(0, 1).float(), y.flatten(), reduction="none").view_as(y)
     same_doc = (seg[:, 1:] == seg[:, :-1]) & (seg[:, 1:] >= 0)
     loss = ce[same_doc].mean()

@@ -17,16 +17,16 @@ from ..world import (WorldConfig, WorldTokenizer, Scene, sample_scenes, render_b
                              class_names, scene_labels)
 from ..clip import (ViTConfig, CLIPConfig, TinyCLIP, text_config_for, train_clip, clip_loss, encode_images,
                             encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_predict, image_tokens,
-                            text_tokens, word_mask_of)
+                            text_tokens, word_mask_of, soft_clip_loss)
 from ..results import arm, make_claim, mean_std, fmt_mean_std
 from ..registry import Paper, register
 
 # %% auto #0
-__all__ = ['ARMS', 'PAPER', 'progressive_eps', 'progressive_soft_targets', 'soft_clip_loss', 'relaxed_token_similarity',
-           'paired_token_similarity', 'token_level_loss', 'strict_token_similarity', 'MLMFusionHead', 'mlm_mask',
-           'mlm_fusion_loss', 'LightCLIPModel', 'LightCLIPLoss', 'coarse_caption', 'relational_caption',
-           'lightclip_worlds', 'swap_twin', 'LightCLIPData', 'lightclip_data', 'duplicate_share', 'evaluate_lightclip',
-           'lightclip_model', 'train_lightclip_arm', 'LightCLIPRepro', 'lightclip_config', 'run_lightclip']
+__all__ = ['ARMS', 'PAPER', 'progressive_eps', 'progressive_soft_targets', 'relaxed_token_similarity', 'paired_token_similarity',
+           'token_level_loss', 'strict_token_similarity', 'MLMFusionHead', 'mlm_mask', 'mlm_fusion_loss',
+           'LightCLIPModel', 'LightCLIPLoss', 'coarse_caption', 'relational_caption', 'lightclip_worlds', 'swap_twin',
+           'LightCLIPData', 'lightclip_data', 'duplicate_share', 'evaluate_lightclip', 'lightclip_model',
+           'train_lightclip_arm', 'LightCLIPRepro', 'lightclip_config', 'run_lightclip']
 
 # %% ../../nbs/papers/vlm/001_lightclip.ipynb #32bc2484
 def progressive_eps(step: int, total_steps: int, eps_max: float) -> float:
@@ -41,17 +41,6 @@ def progressive_soft_targets(n: int, step: int, total_steps: int, eps_max: float
     eps = progressive_eps(step, total_steps, eps_max)
     eye = torch.eye(n)
     return (1 - eps) * eye + eps / (n - 1) * (1 - eye)       # ỹ_ij = (1−ε)[i=j] + ε/(N−1)[i≠j]
-
-def soft_clip_loss(logits_per_image: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    "½ [soft CE of each image over texts + soft CE of each text over images]; one-hot targets give `clip_loss`."
-    if logits_per_image.ndim != 2 or logits_per_image.shape[0] != logits_per_image.shape[1]:
-        raise ConfigError(f"soft_clip_loss needs square (N, N) logits, got {tuple(logits_per_image.shape)}")
-    if targets.shape != logits_per_image.shape:
-        raise ConfigError(f"targets {tuple(targets.shape)} must match the logits {tuple(logits_per_image.shape)}")
-    t = targets.to(logits_per_image)
-    i2t = -(t * F.log_softmax(logits_per_image, 1)).sum(1).mean()        # row i: image i over texts j, target ỹ_ij
-    t2i = -(t.T * F.log_softmax(logits_per_image.T, 1)).sum(1).mean()    # row j: text j over images i, target ỹ_ij
-    return 0.5 * (i2t + t2i)
 
 # %% ../../nbs/papers/vlm/001_lightclip.ipynb #a0a975d0
 def relaxed_token_similarity(patch_tok: torch.Tensor, word_tok: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from ..config import ConfigError, set_seed, check_scale
 from ..world import (WorldConfig, WorldTokenizer, Scene, sample_scenes, render_batch, canonical_caption,
                              corrupt_pairs, class_names)
 from ..clip import (ViTConfig, CLIPConfig, TinyCLIP, text_config_for, train_clip, encode_images, encode_texts,
-                            retrieval_recall, zero_shot_classifier, zero_shot_templates)
+                            retrieval_recall, zero_shot_classifier, zero_shot_templates, soft_clip_loss)
 from ..train import Callback
 from ..eval import auroc
 from ..results import arm, make_claim, mean_std, fmt_mean_std
@@ -103,9 +103,7 @@ def nitc_from_logits(logits: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     if len(omega) != n: raise ConfigError(f"omega has {len(omega)} entries for a batch of {n} pairs")
     if (omega < 0).any() or (omega > 1).any(): raise ConfigError("omega must lie in [0, 1]")
     q = (1 - omega)[:, None] * torch.eye(n, dtype=logits.dtype, device=logits.device) + omega[:, None] / n   # row i: pair i's target
-    l_i2t = -(q * F.log_softmax(logits, 1)).sum(1)                 # image i over texts
-    l_t2i = -(q * F.log_softmax(logits.T, 1)).sum(1)               # text i over images, same pair factor ω_i
-    return 0.5 * (l_i2t.mean() + l_t2i.mean())
+    return soft_clip_loss(logits, q, q)      # image i over texts AND text i over images: both use pair i's factor ω_i
 
 def nitc_loss(img_emb: torch.Tensor, txt_emb: torch.Tensor, scale, omega: torch.Tensor) -> torch.Tensor:
     "NITC of a batch of normalised embeddings: `nitc_from_logits(scale · V Tᵀ, ω)`."
